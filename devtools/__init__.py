@@ -1,0 +1,1 @@
+"""Development-only tools: local stand-ins for AWS and Optibase, event signing. Never deployed."""

@@ -1,0 +1,48 @@
+"""Signed Stripe deliveries, made with Stripe's own signing scheme, wrapped as API Gateway events."""
+
+import base64
+import time
+from typing import Any
+
+import stripe
+
+
+def stripe_signature(payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    """The Stripe-Signature header Stripe would send for `payload` (stripe-python's test helper)."""
+    return stripe.WebhookSignature.generate_signature_header(
+        payload.decode("utf-8"), secret, timestamp=int(time.time()) if timestamp is None else timestamp
+    )
+
+
+def http_api_event(body: bytes, headers: dict[str, str], base64_body: bool = False) -> dict[str, Any]:
+    """What an HTTP API (payload 2.0) route hands the function: header names lowercased."""
+    return {
+        "version": "2.0",
+        "routeKey": "POST /stripe/webhook",
+        "rawPath": "/stripe/webhook",
+        "rawQueryString": "",
+        "headers": {name.lower(): value for name, value in headers.items()},
+        "requestContext": {
+            "http": {"method": "POST", "path": "/stripe/webhook", "protocol": "HTTP/1.1",
+                     "sourceIp": "127.0.0.1", "userAgent": "Stripe/1.0"},
+            "routeKey": "POST /stripe/webhook",
+            "stage": "$default",
+        },
+        "body": base64.b64encode(body).decode("ascii") if base64_body else body.decode("utf-8"),
+        "isBase64Encoded": base64_body,
+    }
+
+
+def rest_api_event(body: bytes, headers: dict[str, str], base64_body: bool = False) -> dict[str, Any]:
+    """What a REST API (payload 1.0) resource hands the function: header names as sent."""
+    return {
+        "resource": "/stripe/webhook",
+        "path": "/stripe/webhook",
+        "httpMethod": "POST",
+        "headers": dict(headers),
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "requestContext": {"httpMethod": "POST", "path": "/stripe/webhook", "stage": "Prod"},
+        "body": base64.b64encode(body).decode("ascii") if base64_body else body.decode("utf-8"),
+        "isBase64Encoded": base64_body,
+    }

@@ -1,0 +1,92 @@
+"""Stripe webhook → Optibase conversion. The whole flow: verify, map, send once, answer."""
+
+import json
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from webhook import optibase
+from webhook.api_gateway import RequestTooLarge, UnreadableRequest, webhook_request
+from webhook.checkout import Conversion, NotACheckoutSession, Skip, conversion_for
+from webhook.exactly_once import (
+    ConversionInProgress,
+    once_per_checkout_session,
+    register_lambda_context,
+)
+from webhook.signing_secrets import SigningSecretUnavailable, stripe_signing_secrets
+from webhook.stripe_signature import InvalidStripeEvent, verified_stripe_event
+
+logger = Logger()
+metrics = Metrics()
+
+# Time kept back from the invocation for recording the outcome and answering Stripe.
+ANSWER_RESERVE_SECONDS = 1.5
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    register_lambda_context(context)
+    try:
+        request = webhook_request(event)
+        stripe_event = verified_stripe_event(
+            request.body, request.stripe_signature, stripe_signing_secrets()
+        )
+        logger.append_keys(stripe_event_id=stripe_event["id"], stripe_event_type=stripe_event["type"])
+        conversion = conversion_for(stripe_event)
+    except RequestTooLarge:
+        return answer(413, "rejected", "body larger than 1 MiB")
+    except (UnreadableRequest, InvalidStripeEvent, NotACheckoutSession) as error:
+        metrics.add_metric(name="SignatureFailures", unit=MetricUnit.Count, value=1)
+        return answer(400, "rejected", str(error))
+    except SigningSecretUnavailable as error:
+        logger.error(str(error))
+        return answer(500, "failed", "webhook signing secret unavailable")
+
+    logger.append_keys(checkout_session_id=conversion.checkout_session_id)
+    if isinstance(conversion, Skip):
+        if conversion.missing_visitor:
+            logger.warning("paid Checkout Session carries no Optibase visitor id")
+            metrics.add_metric(name="ConversionsWithoutVisitor", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="ConversionsSkipped", unit=MetricUnit.Count, value=1)
+        return answer(200, "skipped", conversion.reason)
+
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - ANSWER_RESERVE_SECONDS
+    try:
+        result = send_conversion(conversion=conversion, deadline=deadline)
+    except ConversionInProgress:
+        return answer(409, "in progress", "another delivery is converting this session; retry later")
+    except optibase.OptibaseRejected as error:
+        logger.error(f"Optibase rejected the conversion: check the public API key and conversion id ({error})")
+        metrics.add_metric(name="OptibaseFailures", unit=MetricUnit.Count, value=1)
+        return answer(502, "failed", "Optibase rejected the conversion")
+    except optibase.OptibaseUnavailable as error:
+        logger.error(f"Optibase unavailable: {error}")
+        metrics.add_metric(name="OptibaseFailures", unit=MetricUnit.Count, value=1)
+        return answer(503, "failed", "Optibase unavailable")
+
+    if result.get("duplicate"):
+        metrics.add_metric(name="Duplicates", unit=MetricUnit.Count, value=1)
+        return answer(200, "duplicate", "session already converted")
+    metrics.add_metric(name="ConversionsSent", unit=MetricUnit.Count, value=1)
+    return answer(200, "converted", conversion.tested_user_field)
+
+
+@once_per_checkout_session
+def send_conversion(conversion: Conversion, deadline: float) -> dict[str, Any]:
+    body = optibase.conversion_event(conversion.tested_user_field, conversion.tested_user)
+    optibase.send_conversion_event(body, deadline)
+    return {"checkout_session_id": conversion.checkout_session_id}
+
+
+def answer(status: int, outcome: str, detail: str) -> dict[str, Any]:
+    """The API Gateway response; the JSON body says what happened, for Stripe's delivery log."""
+    logger.info("answered", extra={"status": status, "outcome": outcome, "detail": detail})
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"outcome": outcome, "detail": detail}),
+    }

@@ -1,0 +1,51 @@
+"""One Optibase conversion per Checkout Session, however often or concurrently Stripe delivers.
+
+Powertools idempotency keeps a DynamoDB record per Checkout Session id: written "in progress"
+before the call, "completed" once Optibase accepted it, deleted when the call fails so that
+Stripe's retry runs again. A later delivery finds the record and sends nothing; a concurrent one
+gets ConversionInProgress and is answered with an error, so Stripe retries it later.
+"""
+
+import os
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError as ConversionInProgress,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+__all__ = ["ConversionInProgress", "once_per_checkout_session", "register_lambda_context"]
+
+# Stripe retries for up to 3 days and lists undelivered events for 30 (anyone may resend them):
+# a replay within that window must still find the record.
+RECORD_SECONDS = 30 * 24 * 3600
+
+
+def _mark_duplicate(response: dict[str, Any], _record: DataRecord) -> dict[str, Any]:
+    # Powertools calls this only when the answer comes from an existing record.
+    return {**response, "duplicate": True}
+
+
+_config = IdempotencyConfig(
+    event_key_jmespath="checkout_session_id",
+    expires_after_seconds=RECORD_SECONDS,
+    response_hook=_mark_duplicate,
+)
+
+# Decorates a function whose keyword argument `conversion` (a checkout.Conversion) names the session.
+once_per_checkout_session = idempotent_function(
+    data_keyword_argument="conversion",
+    config=_config,
+    persistence_store=DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "")),
+)
+
+
+def register_lambda_context(context: LambdaContext) -> None:
+    """Lets an "in progress" record expire with the invocation, so a crashed one blocks no retry."""
+    _config.register_lambda_context(context)
