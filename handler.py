@@ -13,6 +13,7 @@ from webhook.api_gateway import RequestTooLarge, UnreadableRequest, webhook_requ
 from webhook.checkout import Conversion, NotACheckoutSession, Skip, conversion_for
 from webhook.exactly_once import (
     ConversionInProgress,
+    RecordStoreUnavailable,
     once_per_checkout_session,
     register_lambda_context,
 )
@@ -35,43 +36,59 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         stripe_event = verified_stripe_event(
             request.body, request.stripe_signature, stripe_signing_secrets()
         )
-        logger.append_keys(stripe_event_id=stripe_event["id"], stripe_event_type=stripe_event["type"])
+        logger.append_keys(
+            stripe_event_id=stripe_event["id"], stripe_event_type=stripe_event["type"]
+        )
         conversion = conversion_for(stripe_event)
     except RequestTooLarge:
+        count("RequestsTooLarge")
         return answer(413, "rejected", "body larger than 1 MiB")
     except (UnreadableRequest, InvalidStripeEvent, NotACheckoutSession) as error:
-        metrics.add_metric(name="SignatureFailures", unit=MetricUnit.Count, value=1)
+        count("SignatureFailures")
         return answer(400, "rejected", str(error))
     except SigningSecretUnavailable as error:
         logger.error(str(error))
+        count("SigningSecretUnavailable")
         return answer(500, "failed", "webhook signing secret unavailable")
 
     logger.append_keys(checkout_session_id=conversion.checkout_session_id)
     if isinstance(conversion, Skip):
         if conversion.missing_visitor:
             logger.warning("paid Checkout Session carries no Optibase visitor id")
-            metrics.add_metric(name="ConversionsWithoutVisitor", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name="ConversionsSkipped", unit=MetricUnit.Count, value=1)
+            count("ConversionsWithoutVisitor")
+        count("ConversionsSkipped")
         return answer(200, "skipped", conversion.reason)
 
-    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - ANSWER_RESERVE_SECONDS
+    deadline = (
+        time.monotonic() + context.get_remaining_time_in_millis() / 1000 - ANSWER_RESERVE_SECONDS
+    )
     try:
         result = send_conversion(conversion=conversion, deadline=deadline)
+    except RecordStoreUnavailable as error:
+        logger.error(f"exactly-once record store unavailable: {error}")
+        count("RecordStoreFailures")
+        return answer(500, "failed", "exactly-once record store unavailable")
     except ConversionInProgress:
-        return answer(409, "in progress", "another delivery is converting this session; retry later")
+        count("ConversionsInProgress")
+        return answer(
+            409, "in progress", "another delivery is converting this session; retry later"
+        )
     except optibase.OptibaseRejected as error:
-        logger.error(f"Optibase rejected the conversion: check the public API key and conversion id ({error})")
-        metrics.add_metric(name="OptibaseFailures", unit=MetricUnit.Count, value=1)
+        logger.error(
+            f"Optibase rejected the conversion ({error}): check the public API key and "
+            "conversion id"
+        )
+        count("OptibaseFailures")
         return answer(502, "failed", "Optibase rejected the conversion")
     except optibase.OptibaseUnavailable as error:
         logger.error(f"Optibase unavailable: {error}")
-        metrics.add_metric(name="OptibaseFailures", unit=MetricUnit.Count, value=1)
+        count("OptibaseFailures")
         return answer(503, "failed", "Optibase unavailable")
 
     if result.get("duplicate"):
-        metrics.add_metric(name="Duplicates", unit=MetricUnit.Count, value=1)
+        count("Duplicates")
         return answer(200, "duplicate", "session already converted")
-    metrics.add_metric(name="ConversionsSent", unit=MetricUnit.Count, value=1)
+    count("ConversionsSent")
     return answer(200, "converted", conversion.tested_user_field)
 
 
@@ -80,6 +97,10 @@ def send_conversion(conversion: Conversion, deadline: float) -> dict[str, Any]:
     body = optibase.conversion_event(conversion.tested_user_field, conversion.tested_user)
     optibase.send_conversion_event(body, deadline)
     return {"checkout_session_id": conversion.checkout_session_id}
+
+
+def count(metric: str) -> None:
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 
 
 def answer(status: int, outcome: str, detail: str) -> dict[str, Any]:

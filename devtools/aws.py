@@ -1,4 +1,4 @@
-"""moto's server on loopback, standing in for SSM and DynamoDB, provisioned as template.yaml says."""
+"""moto's server on loopback standing in for SSM and DynamoDB, provisioned as template.yaml says."""
 
 import socket
 import subprocess
@@ -48,7 +48,10 @@ class MotoServer:
                 time.sleep(0.1)
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if self._process and self._process.poll() is None:
             self._process.terminate()
@@ -69,7 +72,7 @@ class MotoServer:
 
 
 def provision(endpoint: str, parameter_name: str, secret: str, table_name: str) -> None:
-    """Create the signing-secret parameter and the idempotency table, as a deployment would have them."""
+    """Create the signing-secret parameter and the idempotency table, as deployed."""
     clients = {"endpoint_url": endpoint, "region_name": REGION}
     credentials = {
         "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],

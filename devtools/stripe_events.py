@@ -1,4 +1,4 @@
-"""Signed Stripe deliveries, made with Stripe's own signing scheme, wrapped as API Gateway events."""
+"""Stripe deliveries signed with Stripe's own scheme, wrapped as API Gateway events."""
 
 import base64
 import time
@@ -6,15 +6,23 @@ from typing import Any
 
 import stripe
 
+# The signing secret every local flow shares (`make local`, `make events`, sam local invoke's
+# env-vars file) unless STRIPE_WEBHOOK_SECRET says otherwise. Not a Stripe secret: local use only.
+LOCAL_WEBHOOK_SECRET = "whsec_local_development_secret"  # noqa: S105
+
 
 def stripe_signature(payload: bytes, secret: str, timestamp: int | None = None) -> str:
     """The Stripe-Signature header Stripe would send for `payload` (stripe-python's test helper)."""
     return stripe.WebhookSignature.generate_signature_header(
-        payload.decode("utf-8"), secret, timestamp=int(time.time()) if timestamp is None else timestamp
+        payload.decode("utf-8"),
+        secret,
+        timestamp=int(time.time()) if timestamp is None else timestamp,
     )
 
 
-def http_api_event(body: bytes, headers: dict[str, str], base64_body: bool = False) -> dict[str, Any]:
+def http_api_event(
+    body: bytes, headers: dict[str, str], base64_body: bool = False
+) -> dict[str, Any]:
     """What an HTTP API (payload 2.0) route hands the function: header names lowercased."""
     return {
         "version": "2.0",
@@ -23,8 +31,13 @@ def http_api_event(body: bytes, headers: dict[str, str], base64_body: bool = Fal
         "rawQueryString": "",
         "headers": {name.lower(): value for name, value in headers.items()},
         "requestContext": {
-            "http": {"method": "POST", "path": "/stripe/webhook", "protocol": "HTTP/1.1",
-                     "sourceIp": "127.0.0.1", "userAgent": "Stripe/1.0"},
+            "http": {
+                "method": "POST",
+                "path": "/stripe/webhook",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "Stripe/1.0",
+            },
             "routeKey": "POST /stripe/webhook",
             "stage": "$default",
         },
@@ -33,7 +46,9 @@ def http_api_event(body: bytes, headers: dict[str, str], base64_body: bool = Fal
     }
 
 
-def rest_api_event(body: bytes, headers: dict[str, str], base64_body: bool = False) -> dict[str, Any]:
+def rest_api_event(
+    body: bytes, headers: dict[str, str], base64_body: bool = False
+) -> dict[str, Any]:
     """What a REST API (payload 1.0) resource hands the function: header names as sent."""
     return {
         "resource": "/stripe/webhook",

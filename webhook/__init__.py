@@ -1,1 +1,1 @@
-"""Stripe Checkout → Optibase conversion webhook: one concern per module, wired together in handler.py."""
+"""Stripe Checkout → Optibase conversion webhook: one concern per module, wired in handler.py."""

@@ -38,7 +38,7 @@ def webhook_request(event: dict[str, Any]) -> WebhookRequest:
         if len(body) > MAX_BODY_BYTES:
             raise RequestTooLarge
         try:
-            # API Gateway hands over a text body as the UTF-8 it received; encoding restores the bytes.
+            # API Gateway decoded a text body from UTF-8; encoding it again restores the bytes.
             raw = body.encode("utf-8")
         except UnicodeEncodeError as error:
             raise UnreadableRequest("body is not UTF-8") from error

@@ -17,10 +17,18 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError as ConversionInProgress,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyPersistenceLayerError as RecordStoreUnavailable,
+)
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-__all__ = ["ConversionInProgress", "once_per_checkout_session", "register_lambda_context"]
+__all__ = [
+    "ConversionInProgress",
+    "RecordStoreUnavailable",
+    "once_per_checkout_session",
+    "register_lambda_context",
+]
 
 # Stripe retries for up to 3 days and lists undelivered events for 30 (anyone may resend them):
 # a replay within that window must still find the record.
@@ -38,7 +46,7 @@ _config = IdempotencyConfig(
     response_hook=_mark_duplicate,
 )
 
-# Decorates a function whose keyword argument `conversion` (a checkout.Conversion) names the session.
+# For a function whose keyword argument `conversion` (a checkout.Conversion) names the session.
 once_per_checkout_session = idempotent_function(
     data_keyword_argument="conversion",
     config=_config,

@@ -38,7 +38,7 @@ def conversion_event(tested_user_field: str, tested_user: str) -> dict[str, str]
 
 
 def send_conversion_event(body: dict[str, str], deadline: float) -> None:
-    """POST `body` to Optibase, retrying 429, 5xx and network failures until `deadline` (monotonic)."""
+    """POST `body` to Optibase; retry 429, 5xx and network failures until `deadline` (monotonic)."""
     failure = "no attempt fitted before the deadline"
     for attempt in range(ATTEMPTS):
         left = deadline - time.monotonic()
@@ -60,7 +60,7 @@ def send_conversion_event(body: dict[str, str], deadline: float) -> None:
             if response.status_code != 429 and response.status_code < 500:
                 raise OptibaseRejected(f"HTTP {response.status_code}: {response.text[:200]!r}")
             failure = f"HTTP {response.status_code}"
-        pause = BACKOFF_SECONDS * 2**attempt * random.uniform(0.5, 1.0)  # jitter spreads retries
+        pause = BACKOFF_SECONDS * 2**attempt * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not crypto)
         if attempt + 1 == ATTEMPTS or time.monotonic() + pause >= deadline:
             break
         time.sleep(pause)

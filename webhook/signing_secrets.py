@@ -14,14 +14,16 @@ class SigningSecretUnavailable(Exception):
 
 
 def stripe_signing_secrets() -> list[str]:
-    """Every active signing secret: the parameter may hold several, comma-separated, while rolling."""
+    """Every active signing secret: several, comma-separated, while one is rolled."""
     if not PARAMETER_NAME:
         raise SigningSecretUnavailable("STRIPE_WEBHOOK_SECRET_PARAM is not set")
     try:
         value = parameters.get_parameter(PARAMETER_NAME, decrypt=True, max_age=CACHE_SECONDS)
     except parameters.exceptions.GetParameterError as error:
         # The message names the parameter and AWS's error code, never the value.
-        raise SigningSecretUnavailable(f"cannot read SSM parameter {PARAMETER_NAME}: {error}") from error
+        raise SigningSecretUnavailable(
+            f"cannot read SSM parameter {PARAMETER_NAME}: {error}"
+        ) from error
     secrets = [secret.strip() for secret in (value or "").split(",") if secret.strip()]
     if not secrets:
         raise SigningSecretUnavailable(f"SSM parameter {PARAMETER_NAME} is empty")

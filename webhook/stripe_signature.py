@@ -11,11 +11,13 @@ TOLERANCE_SECONDS = 300
 
 
 class InvalidStripeEvent(Exception):
-    """The request is not a Stripe event signed with one of our secrets. The message is safe to return."""
+    """Not a Stripe event signed with one of our secrets. The message is safe to answer with."""
 
 
-def verified_stripe_event(payload: bytes, header: str | None, secrets: Sequence[str]) -> dict[str, Any]:
-    """The event Stripe sent, once its signature matches one of `secrets` (several while rolling one)."""
+def verified_stripe_event(
+    payload: bytes, header: str | None, secrets: Sequence[str]
+) -> dict[str, Any]:
+    """The event Stripe sent, once its signature matches one of `secrets`."""
     if not header:
         raise InvalidStripeEvent("missing Stripe-Signature header")
     try:
@@ -43,7 +45,7 @@ def _short_reason(message: str) -> str:
 
 
 def _stripe_event(text: str) -> dict[str, Any]:
-    # Parsed by us, not stripe.Event: a plain dict is what the rest of the flow and idempotency need.
+    # A plain dict, not stripe.Event (no .get() in stripe 16): what the rest of the flow needs.
     try:
         event = json.loads(text)
     except ValueError as error:

@@ -1,0 +1,120 @@
+"""Real stand-ins for the webhook's neighbours: moto's server (SSM, DynamoDB) and Optibase.
+
+handler reads its configuration at import, like Lambda does at cold start, so it is imported
+only after the stand-ins are up and the environment points at them.
+"""
+
+import importlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities import parameters
+
+from devtools.aws import MotoServer, provision
+from devtools.lambda_context import LocalLambdaContext
+from devtools.optibase_standin import OptibaseStandIn
+from devtools.stripe_events import http_api_event, stripe_signature
+from devtools.template import function_environment, load_template
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "stripe-fixtures"
+SECRET = "whsec_test_signing_secret_for_the_suite"
+PARAMETER = "/optibase-stripe/webhook-secret"
+TABLE = "optibase-stripe-idempotency"
+PUBLIC_API_KEY = "pk_optibase_public_test"
+CONVERSION_ID = "Stripe Purchase"
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def optibase() -> Iterator[OptibaseStandIn]:
+    with OptibaseStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture(scope="session")
+def function_env(moto_server: MotoServer, optibase: OptibaseStandIn) -> dict[str, str]:
+    """The deployed function's environment (from template.yaml), pointed at the stand-ins."""
+    environment = function_environment(
+        load_template(),
+        {
+            "StripeWebhookSecretParameterName": PARAMETER,
+            "OptibasePublicApiKey": PUBLIC_API_KEY,
+            "OptibaseConversionId": CONVERSION_ID,
+            "IdempotencyTable": TABLE,
+        },
+    )
+    environment["OPTIBASE_ENDPOINT"] = optibase.url
+    environment.update(moto_server.client_environment())
+    return environment
+
+
+@pytest.fixture(scope="session")
+def handler_module(function_env: dict[str, str]) -> Iterator[ModuleType]:
+    saved = dict(os.environ)
+    os.environ.update(function_env)
+    yield importlib.import_module("handler")
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture
+def aws(moto_server: MotoServer) -> MotoServer:
+    """A fresh account: the signing secret parameter and an empty idempotency table."""
+    moto_server.reset()
+    parameters.clear_caches()
+    provision(moto_server.endpoint, PARAMETER, SECRET, TABLE)
+    return moto_server
+
+
+@pytest.fixture
+def webhook(handler_module: ModuleType, aws: MotoServer, optibase: OptibaseStandIn) -> "Webhook":
+    optibase.received.clear()
+    optibase.replies.clear()
+    return Webhook(handler_module)
+
+
+class Webhook:
+    """Calls lambda_handler as API Gateway would, and reads its JSON answer."""
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+
+    def invoke(self, event: dict[str, Any], timeout_seconds: float = 15.0) -> "Answer":
+        response = self.module.lambda_handler(event, LocalLambdaContext(timeout_seconds))
+        return Answer(response)
+
+    def deliver(self, payload: bytes, secret: str = SECRET, **kwargs: Any) -> "Answer":
+        headers = {"Stripe-Signature": stripe_signature(payload, secret)}
+        return self.invoke(http_api_event(payload, headers), **kwargs)
+
+
+class Answer:
+    def __init__(self, response: dict[str, Any]) -> None:
+        self.response = response
+        self.status: int = response["statusCode"]
+        self.json: dict[str, str] = json.loads(response["body"])
+        self.outcome = self.json["outcome"]
+
+    def __repr__(self) -> str:
+        return f"Answer({self.status}, {self.json})"
+
+
+def fixture_event(name: str, **session_fields: Any) -> dict[str, Any]:
+    """A Stripe event from ../shared/stripe-fixtures with Checkout Session fields replaced."""
+    event = json.loads((FIXTURES / f"{name}.json").read_text())
+    event["data"]["object"].update(session_fields)
+    return event
+
+
+def payload(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, indent=2, ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,146 @@
+"""One Optibase conversion per Checkout Session, whatever Stripe's deliveries do."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import boto3
+
+from devtools.stripe_events import http_api_event, stripe_signature
+from tests.conftest import SECRET, TABLE, fixture_event, payload
+
+VISITOR = "clx8f2k9a0001qz7b3m5n6p4r"
+ROOT = Path(__file__).resolve().parents[1]
+
+# One Lambda instance: a fresh interpreter that imports handler, handles one event, prints
+# the answer.
+LAMBDA_INSTANCE = """
+import json, sys
+import handler
+from devtools.lambda_context import LocalLambdaContext
+response = handler.lambda_handler(json.load(sys.stdin), LocalLambdaContext(15))
+print(json.dumps(response))
+"""
+
+
+def test_redelivered_event_converts_once(webhook, optibase):
+    body = payload(fixture_event("checkout.session.completed", client_reference_id=VISITOR))
+
+    first = webhook.deliver(body)
+    second = webhook.deliver(body)  # Stripe re-signs each retry with a new timestamp
+
+    assert (first.status, first.outcome) == (200, "converted")
+    assert (second.status, second.outcome) == (200, "duplicate")
+    assert len(optibase.received) == 1
+
+
+def test_two_events_for_one_session_convert_once(webhook, optibase):
+    completed = fixture_event("checkout.session.completed", client_reference_id=VISITOR)
+    succeeded = fixture_event(
+        "checkout.session.async_payment_succeeded", client_reference_id=VISITOR
+    )
+    assert completed["id"] != succeeded["id"]
+
+    outcomes = [webhook.deliver(payload(event)).outcome for event in (succeeded, completed)]
+
+    assert outcomes == ["converted", "duplicate"]
+    assert len(optibase.received) == 1
+
+
+def test_different_sessions_each_convert(webhook, optibase):
+    for session_id in ("cs_test_one", "cs_test_two"):
+        event = fixture_event(
+            "checkout.session.completed", id=session_id, client_reference_id=VISITOR
+        )
+        assert webhook.deliver(payload(event)).outcome == "converted"
+
+    assert len(optibase.received) == 2
+
+
+def test_record_outlives_stripes_retry_window(webhook, optibase, aws):
+    body = payload(fixture_event("checkout.session.completed", client_reference_id=VISITOR))
+    webhook.deliver(body)
+
+    [item] = dynamodb(aws).scan(TableName=TABLE)["Items"]
+
+    assert item["status"]["S"] == "COMPLETED"
+    assert int(item["expiration"]["N"]) - time.time() >= 3 * 24 * 3600
+
+
+def test_racing_deliveries_in_two_lambda_instances_send_once(webhook, optibase, aws, function_env):
+    body = payload(fixture_event("checkout.session.completed", client_reference_id=VISITOR))
+    optibase_holds_first_call = threading.Event()
+    release = threading.Event()
+
+    def hold(_request) -> None:
+        optibase_holds_first_call.set()
+        release.wait(timeout=30)
+
+    optibase.on_request = hold
+    try:
+        first = start_instance(function_env, body)
+        assert optibase_holds_first_call.wait(timeout=60), "first instance never reached Optibase"
+        # The first instance is inside its Optibase call: a second instance gets the same session.
+        second = finish_instance(start_instance(function_env, body))
+        release.set()
+        first_answer = finish_instance(first)
+    finally:
+        optibase.on_request = None
+        release.set()
+
+    assert (second["statusCode"], json.loads(second["body"])["outcome"]) == (409, "in progress")
+    assert (first_answer["statusCode"], json.loads(first_answer["body"])["outcome"]) == (
+        200,
+        "converted",
+    )
+    # Stripe retries the 409 later: by then the session is converted.
+    assert webhook.deliver(body).outcome == "duplicate"
+    assert len(optibase.received) == 1
+
+
+def start_instance(environment: dict[str, str], body: bytes) -> subprocess.Popen[str]:
+    event = http_api_event(body, {"Stripe-Signature": stripe_signature(body, SECRET)})
+    process = subprocess.Popen(
+        [sys.executable, "-c", LAMBDA_INSTANCE],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **environment, "POWERTOOLS_LOG_LEVEL": "ERROR"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin
+    process.stdin.write(json.dumps(event))
+    process.stdin.close()
+    return process
+
+
+def finish_instance(process: subprocess.Popen[str]) -> dict:
+    assert process.stdout
+    output = process.stdout.read()
+    assert process.wait(timeout=60) == 0
+    # The answer is the last line; Powertools' metrics line comes before it.
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def dynamodb(aws):
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=aws.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def test_unreachable_record_store_answers_5xx_and_sends_nothing(webhook, optibase, aws, caplog):
+    dynamodb(aws).delete_table(TableName=TABLE)
+    body = payload(fixture_event("checkout.session.completed", client_reference_id=VISITOR))
+
+    answer = webhook.deliver(body)
+
+    assert (answer.status, answer.outcome) == (500, "failed")
+    assert optibase.received == []
+    assert any("record store unavailable" in r.getMessage() for r in caplog.records)
