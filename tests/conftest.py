@@ -7,13 +7,14 @@ only after the stand-ins are up and the environment points at them.
 import importlib
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities import parameters
 
 from devtools.aws import MotoServer, provision
 from devtools.lambda_context import LocalLambdaContext
@@ -21,6 +22,7 @@ from devtools.optibase_standin import OptibaseStandIn
 from devtools.stripe_events import http_api_event, stripe_signature
 from devtools.template import function_environment, load_template
 
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "stripe-fixtures"
 SECRET = "whsec_test_signing_secret_for_the_suite"
 PARAMETER = "/optibase-stripe/webhook-secret"
@@ -68,10 +70,10 @@ def handler_module(function_env: dict[str, str]) -> Iterator[ModuleType]:
 
 
 @pytest.fixture
-def aws(moto_server: MotoServer) -> MotoServer:
+def aws(moto_server: MotoServer, handler_module: ModuleType) -> MotoServer:
     """A fresh account: the signing secret parameter and an empty idempotency table."""
     moto_server.reset()
-    parameters.clear_caches()
+    importlib.import_module("webhook.signing_secrets").SSM.clear_cache()  # a cold start's view
     provision(moto_server.endpoint, PARAMETER, SECRET, TABLE)
     return moto_server
 
@@ -118,3 +120,38 @@ def fixture_event(name: str, **session_fields: Any) -> dict[str, Any]:
 
 def payload(event: dict[str, Any]) -> bytes:
     return json.dumps(event, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+# One Lambda instance: a fresh interpreter that imports handler, handles one event, prints
+# the answer.
+LAMBDA_INSTANCE = """
+import json, sys
+import handler
+from devtools.lambda_context import LocalLambdaContext
+response = handler.lambda_handler(json.load(sys.stdin), LocalLambdaContext(15))
+print(json.dumps(response))
+"""
+
+
+def start_instance(environment: dict[str, str], body: bytes) -> subprocess.Popen[str]:
+    event = http_api_event(body, {"Stripe-Signature": stripe_signature(body, SECRET)})
+    process = subprocess.Popen(
+        [sys.executable, "-c", LAMBDA_INSTANCE],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **environment, "POWERTOOLS_LOG_LEVEL": "ERROR"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin
+    process.stdin.write(json.dumps(event))
+    process.stdin.close()
+    return process
+
+
+def finish_instance(process: subprocess.Popen[str]) -> dict:
+    assert process.stdout
+    output = process.stdout.read()
+    assert process.wait(timeout=60) == 0
+    # The answer is the last line; Powertools' metrics line comes before it.
+    return json.loads(output.strip().splitlines()[-1])

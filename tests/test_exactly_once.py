@@ -1,29 +1,14 @@
 """One Optibase conversion per Checkout Session, whatever Stripe's deliveries do."""
 
 import json
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import boto3
 
-from devtools.stripe_events import http_api_event, stripe_signature
-from tests.conftest import SECRET, TABLE, fixture_event, payload
+from tests.conftest import TABLE, finish_instance, fixture_event, payload, start_instance
 
 VISITOR = "clx8f2k9a0001qz7b3m5n6p4r"
-ROOT = Path(__file__).resolve().parents[1]
-
-# One Lambda instance: a fresh interpreter that imports handler, handles one event, prints
-# the answer.
-LAMBDA_INSTANCE = """
-import json, sys
-import handler
-from devtools.lambda_context import LocalLambdaContext
-response = handler.lambda_handler(json.load(sys.stdin), LocalLambdaContext(15))
-print(json.dumps(response))
-"""
 
 
 def test_redelivered_event_converts_once(webhook, optibase):
@@ -99,30 +84,6 @@ def test_racing_deliveries_in_two_lambda_instances_send_once(webhook, optibase, 
     # Stripe retries the 409 later: by then the session is converted.
     assert webhook.deliver(body).outcome == "duplicate"
     assert len(optibase.received) == 1
-
-
-def start_instance(environment: dict[str, str], body: bytes) -> subprocess.Popen[str]:
-    event = http_api_event(body, {"Stripe-Signature": stripe_signature(body, SECRET)})
-    process = subprocess.Popen(
-        [sys.executable, "-c", LAMBDA_INSTANCE],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", **environment, "POWERTOOLS_LOG_LEVEL": "ERROR"},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdin
-    process.stdin.write(json.dumps(event))
-    process.stdin.close()
-    return process
-
-
-def finish_instance(process: subprocess.Popen[str]) -> dict:
-    assert process.stdout
-    output = process.stdout.read()
-    assert process.wait(timeout=60) == 0
-    # The answer is the last line; Powertools' metrics line comes before it.
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def dynamodb(aws):

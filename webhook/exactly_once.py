@@ -23,6 +23,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from webhook.aws import CLIENT_CONFIG, SESSION
+
 __all__ = [
     "ConversionInProgress",
     "RecordStoreUnavailable",
@@ -50,7 +52,11 @@ _config = IdempotencyConfig(
 once_per_checkout_session = idempotent_function(
     data_keyword_argument="conversion",
     config=_config,
-    persistence_store=DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "")),
+    persistence_store=DynamoDBPersistenceLayer(
+        table_name=os.environ.get("IDEMPOTENCY_TABLE", ""),
+        boto_config=CLIENT_CONFIG,
+        boto3_session=SESSION,
+    ),
 )
 
 

@@ -4,9 +4,12 @@ import os
 
 from aws_lambda_powertools.utilities import parameters
 
+from webhook.aws import CLIENT_CONFIG, SESSION
+
 PARAMETER_NAME = os.environ.get("STRIPE_WEBHOOK_SECRET_PARAM", "")
 # A rolled secret reaches a warm instance within this many seconds; cold ones read it at once.
 CACHE_SECONDS = 300
+SSM = parameters.SSMProvider(boto_config=CLIENT_CONFIG, boto3_session=SESSION)
 
 
 class SigningSecretUnavailable(Exception):
@@ -18,7 +21,7 @@ def stripe_signing_secrets() -> list[str]:
     if not PARAMETER_NAME:
         raise SigningSecretUnavailable("STRIPE_WEBHOOK_SECRET_PARAM is not set")
     try:
-        value = parameters.get_parameter(PARAMETER_NAME, decrypt=True, max_age=CACHE_SECONDS)
+        value = SSM.get(PARAMETER_NAME, decrypt=True, max_age=CACHE_SECONDS)
     except parameters.exceptions.GetParameterError as error:
         # The message names the parameter and AWS's error code, never the value.
         raise SigningSecretUnavailable(
