@@ -30,9 +30,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from devtools.stripe_events import sample_stripe_event
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results"
-FIXTURE = ROOT.parent / "shared" / "stripe-fixtures" / "checkout.session.completed.json"
 SAM_ARTIFACT = ROOT / ".aws-sam" / "build" / "WebhookFunction"
 
 VARIANTS = {"handler": "handler", "baseline": "devtools.bench_baseline"}
@@ -67,43 +68,12 @@ with open(out_path, "w") as file:
 # ----------------------------------------------------------------------------- events
 
 
-def _session_template() -> dict[str, Any]:
-    if FIXTURE.exists():
-        return json.loads(FIXTURE.read_text())
-    # The shared fixture's shape, trimmed: only used when ../shared is not beside the checkout.
-    return {
-        "id": "evt_bench",
-        "object": "event",
-        "api_version": "2020-08-27",
-        "created": 1658353360,
-        "data": {
-            "object": {
-                "id": "cs_test_bench",
-                "object": "checkout.session",
-                "amount_total": 1900,
-                "currency": "usd",
-                "client_reference_id": None,
-                "livemode": False,
-                "metadata": {},
-                "mode": "payment",
-                "payment_link": None,
-                "payment_status": "paid",
-                "status": "complete",
-            }
-        },
-        "livemode": False,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "type": "checkout.session.completed",
-    }
-
-
 class PaidEvents:
     """Paid checkout.session.completed deliveries, one Checkout Session per `(prefix, number)`."""
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
-        self._template = _session_template()
+        self._template = sample_stripe_event("checkout.session.completed")
 
     def body(self, number: int) -> bytes:
         session_id = f"cs_test_bench_{self.prefix}_{number:06d}"

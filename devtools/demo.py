@@ -5,8 +5,8 @@ the same secret `make local` accepts (STRIPE_WEBHOOK_SECRET, else the local deve
 and POSTs it over HTTP. Every run uses fresh Checkout Session ids, so conversions are new each
 time. It doubles as a smoke test: the exit status is 1 when an answer is not the expected one.
 
-The Checkout Sessions come from ../shared/stripe-fixtures when that folder is there (realistic,
-with customer details), else from a minimal session built here; each case sets its own fields.
+The Checkout Sessions are realistic ones (devtools.stripe_events.sample_stripe_event, customer
+details included); each case sets the fields it is about.
 """
 
 import argparse
@@ -18,32 +18,16 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from devtools.local import WEBHOOK_PATH, default_port
-from devtools.stripe_events import LOCAL_WEBHOOK_SECRET, stripe_signature
+from devtools.stripe_events import LOCAL_WEBHOOK_SECRET, sample_stripe_event, stripe_signature
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "stripe-fixtures"
 COMPLETED = "checkout.session.completed"
 ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
 EXPIRED = "checkout.session.expired"
 # Signs the one delivery that must be refused.
 WRONG_SECRET = "whsec_demo_not_the_configured_secret"  # noqa: S105
-
-# The fields the webhook reads, for when no fixture files are at hand.
-MINIMAL_SESSION: dict[str, Any] = {
-    "object": "checkout.session",
-    "mode": "payment",
-    "status": "complete",
-    "payment_status": "paid",
-    "amount_total": 1900,
-    "currency": "usd",
-    "livemode": False,
-    "client_reference_id": None,
-    "payment_link": None,
-    "metadata": {},
-}
 
 
 @dataclass(frozen=True)
@@ -115,17 +99,9 @@ CASES = [
 ]
 
 
-def base_session(event_type: str, fixtures: Path | None) -> dict[str, Any]:
-    if fixtures is not None:
-        path = fixtures / f"{event_type}.json"
-        if path.is_file():
-            return json.loads(path.read_text())["data"]["object"]
-    return dict(MINIMAL_SESSION)
-
-
-def stripe_event(case: Case, run: str, fixtures: Path | None) -> dict[str, Any]:
+def stripe_event(case: Case, run: str) -> dict[str, Any]:
     """A Stripe event envelope around a Checkout Session with this run's ids."""
-    session = base_session(case.event_type, fixtures)
+    session = sample_stripe_event(case.event_type)["data"]["object"]
     visitor = f"demo-visitor-{run}"
     for name, value in case.fields.items():
         session[name] = _fill(value, visitor)
@@ -179,15 +155,14 @@ def _json(body: bytes) -> dict[str, Any]:
     return answer if isinstance(answer, dict) else {"outcome": "?", "detail": str(answer)}
 
 
-def run(url: str, secret: str, fixtures: Path | None) -> int:
+def run(url: str, secret: str) -> int:
     token = secrets.token_hex(4)
-    source = f"fixtures in {fixtures}" if fixtures else "a minimal Checkout Session"
-    print(f"Sending {len(CASES)} Stripe events to {url} (run {token}, sessions from {source})")
+    print(f"Sending {len(CASES)} Stripe events to {url} (run {token})")
     failures = signature_mismatches = 0
     payload = b""
     for case in CASES:
         if not case.repeat_previous:
-            payload = json.dumps(stripe_event(case, token, fixtures), indent=2).encode()
+            payload = json.dumps(stripe_event(case, token), indent=2).encode()
         status, answer = deliver(url, payload, case.secret or secret)
         outcome, detail = answer.get("outcome", "?"), answer.get("detail", "")
         ok = (status, outcome) == case.expected
@@ -213,23 +188,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m devtools.demo", description="Send signed Stripe events to `make local`."
     )
     parser.add_argument("--port", type=int, default=default_port(), help="default: $PORT or 3000")
-    parser.add_argument(
-        "--fixtures",
-        type=Path,
-        default=FIXTURES if FIXTURES.is_dir() else None,
-        help="folder of Stripe event files to take Checkout Sessions from (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--minimal", action="store_true", help="use the minimal built-in session, not fixtures"
-    )
     args = parser.parse_args(argv)
-    fixtures = None if args.minimal else args.fixtures
-    if fixtures is not None and not fixtures.is_dir():
-        parser.error(f"no such folder: {fixtures}")
     secret = os.environ.get("STRIPE_WEBHOOK_SECRET", "").strip() or LOCAL_WEBHOOK_SECRET
     url = f"http://127.0.0.1:{args.port}{WEBHOOK_PATH}"
     try:
-        return run(url, secret, fixtures)
+        return run(url, secret)
     except OSError as error:  # connection refused, timeout: urllib wraps them in URLError
         reason = getattr(error, "reason", error)
         print(f"Cannot reach {url} ({reason}): is `make local` running (on that port)?")

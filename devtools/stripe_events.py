@@ -1,7 +1,9 @@
 """Stripe deliveries signed with Stripe's own scheme, wrapped as API Gateway events."""
 
 import base64
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import stripe
@@ -61,3 +63,30 @@ def rest_api_event(
         "body": base64.b64encode(body).decode("ascii") if base64_body else body.decode("utf-8"),
         "isBase64Encoded": base64_body,
     }
+
+
+_ROOT = Path(__file__).resolve().parent.parent
+SHARED_FIXTURES = _ROOT.parent / "shared" / "stripe-fixtures"
+# The same four Stripe events, kept in the repo inside events/ (see devtools/sign_events.py).
+_SAMPLE_FILES = {
+    "checkout.session.completed": "checkout-session-completed.json",
+    "checkout.session.async_payment_succeeded": "checkout-session-async-payment-succeeded.json",
+    "checkout.session.async_payment_failed": "checkout-session-async-payment-failed.json",
+    "checkout.session.expired": "checkout-session-expired.json",
+}
+
+
+def sample_stripe_event(event_type: str) -> dict[str, Any]:
+    """A realistic Stripe Checkout event with no visitor id on its session.
+
+    From ../shared/stripe-fixtures when that folder sits beside the checkout (as in CI), else
+    from the copy of the same event in events/, so that a plain clone runs everything too.
+    """
+    fixture = SHARED_FIXTURES / f"{event_type}.json"
+    if fixture.is_file():
+        return json.loads(fixture.read_bytes())
+    delivery = json.loads((_ROOT / "events" / _SAMPLE_FILES[event_type]).read_bytes())
+    body = delivery["body"]
+    event = json.loads(base64.b64decode(body) if delivery.get("isBase64Encoded") else body)
+    event["data"]["object"].update(client_reference_id=None, metadata={})
+    return event

@@ -19,11 +19,10 @@ import pytest
 from devtools.aws import MotoServer, provision
 from devtools.lambda_context import LocalLambdaContext
 from devtools.optibase_standin import OptibaseStandIn
-from devtools.stripe_events import http_api_event, stripe_signature
+from devtools.stripe_events import http_api_event, sample_stripe_event, stripe_signature
 from devtools.template import function_environment, load_template
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "stripe-fixtures"
 SECRET = "whsec_test_signing_secret_for_the_suite"
 PARAMETER = "/optibase-stripe/webhook-secret"
 TABLE = "optibase-stripe-idempotency"
@@ -112,8 +111,8 @@ class Answer:
 
 
 def fixture_event(name: str, **session_fields: Any) -> dict[str, Any]:
-    """A Stripe event from ../shared/stripe-fixtures with Checkout Session fields replaced."""
-    event = json.loads((FIXTURES / f"{name}.json").read_text())
+    """A realistic Stripe event (the shared fixtures) with Checkout Session fields replaced."""
+    event = sample_stripe_event(name)
     event["data"]["object"].update(session_fields)
     return event
 
