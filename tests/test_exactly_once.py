@@ -1,5 +1,6 @@
 """One Optibase conversion per Checkout Session, whatever Stripe's deliveries do."""
 
+import importlib
 import json
 import threading
 import time
@@ -105,3 +106,26 @@ def test_unreachable_record_store_answers_5xx_and_sends_nothing(webhook, optibas
     assert (answer.status, answer.outcome) == (500, "failed")
     assert optibase.received == []
     assert any("record store unavailable" in r.getMessage() for r in caplog.records)
+
+
+def test_record_not_marked_completed_after_the_send_still_answers_2xx(webhook, optibase, caplog):
+    # Only UpdateItem fails: a fault moto cannot play, injected on the function's own client.
+    records = importlib.import_module("webhook.exactly_once").records
+
+    def fail(**_kwargs) -> None:
+        raise RuntimeError("DynamoDB unavailable")
+
+    records.client.meta.events.register("before-call.dynamodb.UpdateItem", fail)
+    try:
+        body = payload(fixture_event("checkout.session.completed", client_reference_id=VISITOR))
+        answer = webhook.deliver(body)
+        retry = webhook.deliver(body)
+    finally:
+        records.client.meta.events.unregister("before-call.dynamodb.UpdateItem", fail)
+
+    # Optibase has it: a 5xx would make Stripe send it again once the record expired.
+    assert (answer.status, answer.outcome) == (200, "converted")
+    assert any("not marked completed" in r.getMessage() for r in caplog.records)
+    # The "in progress" record still stops a retry within the invocation's lifetime.
+    assert (retry.status, retry.outcome) == (409, "in progress")
+    assert len(optibase.received) == 1

@@ -9,6 +9,7 @@ gets ConversionInProgress and is answered with an error, so Stripe retries it la
 import os
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -36,10 +37,26 @@ __all__ = [
 # a replay within that window must still find the record.
 RECORD_SECONDS = 30 * 24 * 3600
 
+logger = Logger(child=True)
+
 
 def _mark_duplicate(response: dict[str, Any], _record: DataRecord) -> dict[str, Any]:
     # Powertools calls this only when the answer comes from an existing record.
     return {**response, "duplicate": True}
+
+
+class _ConversionRecords(DynamoDBPersistenceLayer):
+    """Powertools' DynamoDB records, except that failing to mark one "completed" is not an error.
+
+    By then Optibase has the conversion. Answering 5xx would make Stripe retry, and the retry
+    would send it again once the "in progress" record expired; answering 2xx sends nothing more.
+    """
+
+    def save_success(self, data: dict[str, Any], result: dict) -> None:
+        try:
+            super().save_success(data, result)
+        except Exception:
+            logger.exception("conversion sent, but its record was not marked completed")
 
 
 _config = IdempotencyConfig(
@@ -48,15 +65,15 @@ _config = IdempotencyConfig(
     response_hook=_mark_duplicate,
 )
 
+records = _ConversionRecords(
+    table_name=os.environ.get("IDEMPOTENCY_TABLE", ""),
+    boto_config=CLIENT_CONFIG,
+    boto3_session=SESSION,
+)
+
 # For a function whose keyword argument `conversion` (a checkout.Conversion) names the session.
 once_per_checkout_session = idempotent_function(
-    data_keyword_argument="conversion",
-    config=_config,
-    persistence_store=DynamoDBPersistenceLayer(
-        table_name=os.environ.get("IDEMPOTENCY_TABLE", ""),
-        boto_config=CLIENT_CONFIG,
-        boto3_session=SESSION,
-    ),
+    data_keyword_argument="conversion", config=_config, persistence_store=records
 )
 
 
