@@ -48,7 +48,7 @@ bench: $(BIN)/.installed
 events: $(BIN)/.installed
 	$(BIN)/python -m devtools.sign_events
 
-.PHONY: build build-WebhookFunction
+.PHONY: build build-WebhookFunction print-lambda-python
 
 # sam build: the Lambda artifact in .aws-sam/build, made by build-WebhookFunction below.
 build: $(SAM)
@@ -84,3 +84,7 @@ build-WebhookFunction:
 	$(if $(LAMBDA_PYTHON),$(LAMBDA_PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash \
 		"$(ARTIFACTS_DIR)",@echo "No python$(LAMBDA_PYTHON_VERSION) on this machine: the artifact \
 		ships without bytecode, so each cold start compiles it (slower, still correct).")
+
+# For `make bench`: which Python the build compiles bytecode with (empty when there is none).
+print-lambda-python:
+	@echo $(LAMBDA_PYTHON)

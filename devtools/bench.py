@@ -431,12 +431,14 @@ def artifact_sizes() -> dict[str, dict[str, Any]]:
         if SAM_ARTIFACT.is_dir():
             results["handler"] = _measure([(SAM_ARTIFACT, "")], "sam build (.aws-sam/build)")
         elif make and _make_target_exists(make, "build-WebhookFunction"):
-            with tempfile.TemporaryDirectory() as tmp:
-                command = [make, "--no-print-directory", "build-WebhookFunction"]
-                _run([*command, f"ARTIFACTS_DIR={tmp}"], dict(os.environ), "make build")
-                results["handler"] = _measure(
-                    [(Path(tmp), "")], "make build-WebhookFunction (as sam build runs it)"
-                )
+            built = RESULTS / "artifact"
+            shutil.rmtree(built, ignore_errors=True)
+            command = [make, "--no-print-directory", "build-WebhookFunction"]
+            _run([*command, f"ARTIFACTS_DIR={built}"], dict(os.environ), "make build")
+            results["handler"] = _measure(
+                [(built, "")], "make build-WebhookFunction (as sam build runs it)"
+            )
+            results["handler"]["import"] = artifact_import(built, make)
         else:
             code = [(ROOT / "handler.py", ""), *_code_dir(ROOT / "webhook", "webhook/")]
             deps = _pip_target(_requirements(), "handler")
@@ -455,6 +457,40 @@ def artifact_sizes() -> dict[str, dict[str, Any]]:
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:
         results["baseline"] = {"source": f"unavailable: {error}"}
     return results
+
+
+def artifact_import(artifact: Path, make: str, runs: int = 5) -> dict[str, Any]:
+    """`import handler` from the built artifact by the runtime's Python, with and without its
+    bytecode: Lambda cannot write .pyc files into /var/task, so without them every cold start
+    compiles every module again."""
+    found = subprocess.run(
+        [make, "--no-print-directory", "-s", "print-lambda-python"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    python = found.stdout.strip()
+    if not python:
+        return {"source": "no Python of the Lambda runtime's version on this machine"}
+    without = RESULTS / "artifact-without-bytecode"
+    shutil.rmtree(without, ignore_errors=True)
+    shutil.copytree(artifact, without, ignore=shutil.ignore_patterns("__pycache__"))
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "IDEMPOTENCY_TABLE": "bench",
+        "STRIPE_WEBHOOK_SECRET_PARAM": PARAMETER_NAME,
+    }
+    code = "import time; t = time.perf_counter(); import handler; print(time.perf_counter() - t)"
+    seconds: dict[str, list[float]] = {"with_bytecode": [], "without_bytecode": []}
+    for _ in range(runs):  # alternated, so drifting machine load hits both alike
+        for key, directory in (("with_bytecode", artifact), ("without_bytecode", without)):
+            done = subprocess.run(
+                [python, "-c", code], cwd=directory, env=environment,
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            seconds[key].append(float(done.stdout.strip().splitlines()[-1]))
+    shutil.rmtree(without)
+    return {"python": python, **{k: statistics.median(v) for k, v in seconds.items()}}
 
 
 def _code_dir(directory: Path, prefix: str) -> list[tuple[Path, str]]:
@@ -837,6 +873,15 @@ def main(args: argparse.Namespace) -> int:
         if "largest" in artifact:
             largest = ", ".join(f"{name} {_mb(size)}" for name, size in artifact["largest"])
             print(f"  {artifact['files']} files; largest: {largest}")
+        measured = artifact.get("import", {})
+        if "with_bytecode" in measured:
+            print(
+                f"  import handler from it with {measured['python']} (median of 5, fresh process):"
+                f" {_ms(measured['with_bytecode'])} with its bytecode,"
+                f" {_ms(measured['without_bytecode'])} without"
+            )
+        elif measured:
+            print(f"  import from it not measured: {measured['source']}")
     for variant, module in VARIANTS.items():
         imports = ", ".join(
             f"{name} {us / 1000:.0f} ms" for name, us in results["imports"][variant]
