@@ -6,6 +6,7 @@ import sys
 import time
 import urllib.request
 from types import TracebackType
+from typing import Any
 
 import boto3
 
@@ -66,6 +67,10 @@ class MotoServer:
         request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
         urllib.request.urlopen(request, timeout=5).close()
 
+    def client(self, service: str) -> Any:
+        """A boto3 client of this server, for tests and set-up (not the function's own clients)."""
+        return boto3.client(service, **_client_arguments(self.endpoint))
+
     def client_environment(self) -> dict[str, str]:
         """What a process needs so that boto3 talks to this server instead of AWS."""
         return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_DEFAULT_REGION": REGION, **FAKE_CREDENTIALS}
@@ -73,16 +78,20 @@ class MotoServer:
 
 def provision(endpoint: str, parameter_name: str, secret: str, table_name: str) -> None:
     """Create the signing-secret parameter and the idempotency table, as deployed."""
-    clients = {"endpoint_url": endpoint, "region_name": REGION}
-    credentials = {
-        "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    }
-    ssm = boto3.client("ssm", **clients, **credentials)
+    ssm = boto3.client("ssm", **_client_arguments(endpoint))
     ssm.put_parameter(Name=parameter_name, Value=secret, Type="SecureString", Overwrite=True)
-    dynamodb = boto3.client("dynamodb", **clients, **credentials)
+    dynamodb = boto3.client("dynamodb", **_client_arguments(endpoint))
     template = load_template()
     dynamodb.create_table(**idempotency_table(template, table_name))
     dynamodb.update_time_to_live(
         TableName=table_name, TimeToLiveSpecification=time_to_live(template)
     )
+
+
+def _client_arguments(endpoint: str) -> dict[str, str]:
+    return {
+        "endpoint_url": endpoint,
+        "region_name": REGION,
+        "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    }

@@ -6,7 +6,6 @@ import pytest
 
 from devtools.stripe_events import http_api_event, rest_api_event, stripe_signature
 from tests.conftest import PARAMETER, SECRET, fixture_event, payload
-from tests.test_verification import ssm_client
 
 FORMATS = {"http-api-2.0": http_api_event, "rest-api-1.0": rest_api_event}
 
@@ -73,7 +72,7 @@ def test_bytes_that_are_not_utf8_are_rejected(webhook, optibase):
 @pytest.mark.parametrize("base64_body", [False, True], ids=["text", "base64"])
 def test_body_over_1_mib_is_refused_before_any_work(webhook, optibase, aws, base64_body):
     # With the secret gone, any work beyond the size check would answer 500 instead of 413.
-    ssm_client(aws).delete_parameter(Name=PARAMETER)
+    aws.client("ssm").delete_parameter(Name=PARAMETER)
     body = b'{"padding": "' + b"x" * (1024 * 1024) + b'"}'
     event = http_api_event(body, {"Stripe-Signature": "t=1,v1=00"}, base64_body)
 

@@ -5,8 +5,6 @@ import json
 import threading
 import time
 
-import boto3
-
 from tests.conftest import TABLE, finish_instance, fixture_event, payload, start_instance
 
 VISITOR = "clx8f2k9a0001qz7b3m5n6p4r"
@@ -50,7 +48,7 @@ def test_record_outlives_stripes_retry_window(webhook, optibase, aws):
     body = payload(fixture_event("checkout.session.completed", client_reference_id=VISITOR))
     webhook.deliver(body)
 
-    [item] = dynamodb(aws).scan(TableName=TABLE)["Items"]
+    [item] = aws.client("dynamodb").scan(TableName=TABLE)["Items"]
 
     assert item["status"]["S"] == "COMPLETED"
     assert int(item["expiration"]["N"]) - time.time() >= 3 * 24 * 3600
@@ -87,18 +85,8 @@ def test_racing_deliveries_in_two_lambda_instances_send_once(webhook, optibase, 
     assert len(optibase.received) == 1
 
 
-def dynamodb(aws):
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=aws.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 def test_unreachable_record_store_answers_5xx_and_sends_nothing(webhook, optibase, aws, caplog):
-    dynamodb(aws).delete_table(TableName=TABLE)
+    aws.client("dynamodb").delete_table(TableName=TABLE)
     body = payload(fixture_event("checkout.session.completed", client_reference_id=VISITOR))
 
     answer = webhook.deliver(body)

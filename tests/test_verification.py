@@ -146,7 +146,7 @@ def test_comma_separated_secrets_in_the_parameter_are_all_accepted(webhook, opti
 def test_missing_signing_secret_parameter_answers_5xx_and_sends_nothing(
     webhook, optibase, aws, caplog
 ):
-    ssm_client(aws).delete_parameter(Name=PARAMETER)
+    aws.client("ssm").delete_parameter(Name=PARAMETER)
 
     answer = webhook.deliver(PAID)
 
@@ -159,7 +159,7 @@ def test_missing_signing_secret_parameter_answers_5xx_and_sends_nothing(
 
 def test_signing_secret_is_cached_between_events(webhook, optibase, aws):
     webhook.deliver(PAID)
-    ssm_client(aws).delete_parameter(Name=PARAMETER)
+    aws.client("ssm").delete_parameter(Name=PARAMETER)
     other = payload(
         fixture_event("checkout.session.completed", id="cs_test_cached", client_reference_id="c")
     )
@@ -167,17 +167,7 @@ def test_signing_secret_is_cached_between_events(webhook, optibase, aws):
     assert webhook.deliver(other).outcome == "converted"
 
 
-def ssm_client(aws):
-    import boto3
-
-    return boto3.client(
-        "ssm",
-        endpoint_url=aws.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 def ssm_put(aws, value: str) -> None:
-    ssm_client(aws).put_parameter(Name=PARAMETER, Value=value, Type="SecureString", Overwrite=True)
+    aws.client("ssm").put_parameter(
+        Name=PARAMETER, Value=value, Type="SecureString", Overwrite=True
+    )
