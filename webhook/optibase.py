@@ -5,6 +5,7 @@ import random
 import time
 
 import requests
+import urllib3
 
 DEFAULT_ENDPOINT = "https://app.optibase.io/api/script/conversionEvent"
 ENDPOINT = os.environ.get("OPTIBASE_ENDPOINT") or DEFAULT_ENDPOINT
@@ -42,7 +43,12 @@ def conversion_event(tested_user_field: str, tested_user: str) -> dict[str, str]
 
 
 def send_conversion_event(body: dict[str, str], deadline: float) -> None:
-    """POST `body` to Optibase; retry 429, 5xx and network failures until `deadline` (monotonic)."""
+    """POST `body` to Optibase; retry 408, 429, 5xx and network failures until `deadline`.
+
+    A timeout or dropped connection after the request went out is ambiguous: Optibase may have
+    counted it. It has no idempotency key, so it is retried all the same: a rare double count
+    is better than a purchase that is never counted.
+    """
     failure = "no attempt fitted before the deadline"
     for attempt in range(ATTEMPTS):
         left = deadline - time.monotonic()
@@ -52,20 +58,33 @@ def send_conversion_event(body: dict[str, str], deadline: float) -> None:
             response = _session.post(
                 ENDPOINT,
                 json=body,
-                timeout=(min(CONNECT_TIMEOUT, left), min(READ_TIMEOUT, left)),
+                # `total` caps connecting and reading together; the read limit applies to each
+                # wait for bytes, so only a server trickling its answer could stretch it.
+                timeout=urllib3.Timeout(
+                    connect=min(CONNECT_TIMEOUT, left), read=min(READ_TIMEOUT, left), total=left
+                ),
                 # requests would replay a redirected POST as a GET: a redirect is a wrong endpoint.
                 allow_redirects=False,
             )
         except requests.RequestException as error:
             failure = type(error).__name__
         else:
-            if 200 <= response.status_code < 300:
+            status = response.status_code
+            if 200 <= status < 300:
                 return
-            if response.status_code != 429 and response.status_code < 500:
-                raise OptibaseRejected(f"HTTP {response.status_code}: {response.text[:200]!r}")
-            failure = f"HTTP {response.status_code}"
-        pause = BACKOFF_SECONDS * 2**attempt * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not crypto)
+            if status not in (408, 429) and status < 500:
+                raise OptibaseRejected(f"HTTP {status}: {_without(body, response.text[:200])!r}")
+            failure = f"HTTP {status}"
+        pause = BACKOFF_SECONDS * 2**attempt * random.uniform(0.5, 1.0)  # noqa: S311 (jitter)
         if attempt + 1 == ATTEMPTS or time.monotonic() + pause >= deadline:
             break
         time.sleep(pause)
     raise OptibaseUnavailable(failure)
+
+
+def _without(body: dict[str, str], text: str) -> str:
+    # Optibase's error message goes to the logs; an echo of the visitor's id must not.
+    for field in ("testedUserId", "testedUserExternalId"):
+        if body.get(field):
+            text = text.replace(body[field], "…")
+    return text
