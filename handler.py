@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from webhook import optibase
 from webhook.api_gateway import RequestTooLarge, UnreadableRequest, webhook_request
+from webhook.aws import LONGEST_CALL_SECONDS
 from webhook.checkout import Conversion, NotACheckoutSession, Skip, conversion_for
 from webhook.exactly_once import (
     ConversionInProgress,
@@ -18,14 +19,14 @@ from webhook.exactly_once import (
     register_lambda_context,
 )
 from webhook.signing_secrets import SigningSecretUnavailable, stripe_signing_secrets
-from webhook.stripe_signature import InvalidStripeEvent, verified_stripe_event
+from webhook.stripe_signature import InvalidSignature, InvalidStripeEvent, verified_stripe_event
 
 logger = Logger()
 metrics = Metrics()
 
-# Time kept back from Optibase's share of the invocation for recording the outcome in DynamoDB
-# (webhook.aws bounds each call) and answering Stripe before the function's Timeout.
-ANSWER_RESERVE_SECONDS = 3.0
+# Time kept back from Optibase's share of the invocation: recording the outcome in DynamoDB
+# takes at most one bounded AWS call, and Stripe must get its answer before the Timeout.
+ANSWER_RESERVE_SECONDS = LONGEST_CALL_SECONDS + 0.5
 
 
 @metrics.log_metrics
@@ -44,9 +45,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except RequestTooLarge:
         count("RequestsTooLarge")
         return answer(413, "rejected", "body larger than 1 MiB")
-    except (UnreadableRequest, InvalidStripeEvent, NotACheckoutSession) as error:
-        count("SignatureFailures")
+    except (UnreadableRequest, InvalidStripeEvent) as error:
+        count("SignatureFailures" if isinstance(error, InvalidSignature) else "RequestsRejected")
         return answer(400, "rejected", str(error))
+    except NotACheckoutSession as error:
+        # Stripe signed it, so a 4xx would only make Stripe retry it for days and then disable
+        # the endpoint; acknowledge it and make it visible instead.
+        logger.error(f"unusable Stripe event: {error}")
+        count("UnusableEvents")
+        return answer(200, "skipped", str(error))
     except SigningSecretUnavailable as error:
         logger.error(str(error))
         count("SigningSecretUnavailable")
@@ -85,6 +92,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.error(f"Optibase unavailable: {error}")
         count("OptibaseFailures")
         return answer(503, "failed", "Optibase unavailable")
+    except Exception:
+        # Nothing was recorded as sent (Powertools deleted the record): Stripe's retry is safe.
+        logger.exception("unexpected failure while converting")
+        count("UnexpectedFailures")
+        return answer(500, "failed", "unexpected error")
 
     if result.get("duplicate"):
         count("Duplicates")

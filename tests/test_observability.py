@@ -47,6 +47,7 @@ def test_outcome_line_names_event_session_and_outcome(webhook, optibase, caplog)
         ([], SECRET, {}, "ConversionsWithoutVisitor"),
         ([], SECRET, {"payment_status": "unpaid"}, "ConversionsSkipped"),
         ([], "whsec_wrong", {"client_reference_id": VISITOR}, "SignatureFailures"),
+        ([], SECRET, {"id": "not-a-session-id"}, "UnusableEvents"),
         ([Reply(401)], SECRET, {"client_reference_id": VISITOR}, "OptibaseFailures"),
     ],
 )

@@ -38,7 +38,10 @@ def conversion_for(event: dict[str, Any]) -> Conversion | Skip:
         return Skip(f"{event_type} is not a purchase")
     session = event["data"]["object"]
     session_id = session.get("id")
-    if session.get("object") != "checkout.session" or not isinstance(session_id, str):
+    # The session id is the exactly-once key: without one there is nothing safe to send.
+    if session.get("object") != "checkout.session" or not (
+        isinstance(session_id, str) and session_id.startswith("cs_")
+    ):
         raise NotACheckoutSession(f"{event_type} without a Checkout Session")
     if event_type == COMPLETED and session.get("payment_status") not in PAID_STATUSES:
         return Skip("payment not settled yet: async_payment_succeeded will follow", session_id)
@@ -46,7 +49,8 @@ def conversion_for(event: dict[str, Any]) -> Conversion | Skip:
     tested_user_id = session.get("client_reference_id")
     if isinstance(tested_user_id, str) and tested_user_id:
         return Conversion(session_id, "testedUserId", tested_user_id)
-    external_id = (session.get("metadata") or {}).get(EXTERNAL_ID_METADATA_KEY)
+    metadata = session.get("metadata")
+    external_id = metadata.get(EXTERNAL_ID_METADATA_KEY) if isinstance(metadata, dict) else None
     if isinstance(external_id, str) and external_id:
         return Conversion(session_id, "testedUserExternalId", external_id)
     return Skip(

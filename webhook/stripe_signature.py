@@ -14,12 +14,16 @@ class InvalidStripeEvent(Exception):
     """Not a Stripe event signed with one of our secrets. The message is safe to answer with."""
 
 
+class InvalidSignature(InvalidStripeEvent):
+    """The Stripe-Signature header is missing, garbled, stale or matches none of our secrets."""
+
+
 def verified_stripe_event(
     payload: bytes, header: str | None, secrets: Sequence[str]
 ) -> dict[str, Any]:
     """The event Stripe sent, once its signature matches one of `secrets`."""
     if not header:
-        raise InvalidStripeEvent("missing Stripe-Signature header")
+        raise InvalidSignature("missing Stripe-Signature header")
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -32,7 +36,7 @@ def verified_stripe_event(
         except stripe.SignatureVerificationError as error:
             reason = _short_reason(str(error.user_message or error))
     else:
-        raise InvalidStripeEvent(reason)
+        raise InvalidSignature(reason)
     return _stripe_event(text)
 
 
