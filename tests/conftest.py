@@ -121,31 +121,35 @@ def payload(event: dict[str, Any]) -> bytes:
     return json.dumps(event, indent=2, ensure_ascii=False).encode("utf-8")
 
 
-# One Lambda instance: a fresh interpreter that imports handler, handles one event, prints
-# the answer.
+# One Lambda instance: a fresh interpreter that imports handler (its cold start), then waits for
+# one event on stdin, handles it with the given Timeout and prints the answer.
 LAMBDA_INSTANCE = """
 import json, sys
 import handler
 from devtools.lambda_context import LocalLambdaContext
-response = handler.lambda_handler(json.load(sys.stdin), LocalLambdaContext(15))
+event = json.load(sys.stdin)
+response = handler.lambda_handler(event, LocalLambdaContext(float(sys.argv[1])))
 print(json.dumps(response))
 """
 
 
-def start_instance(environment: dict[str, str], body: bytes) -> subprocess.Popen[str]:
-    event = http_api_event(body, {"Stripe-Signature": stripe_signature(body, SECRET)})
-    process = subprocess.Popen(
-        [sys.executable, "-c", LAMBDA_INSTANCE],
+def start_instance(environment: dict[str, str], timeout: float = 15) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", LAMBDA_INSTANCE, str(timeout)],
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", **environment, "POWERTOOLS_LOG_LEVEL": "ERROR"},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+def invoke_instance(process: subprocess.Popen[str], body: bytes) -> None:
+    """Hand the instance a freshly signed delivery of `body`."""
+    event = http_api_event(body, {"Stripe-Signature": stripe_signature(body, SECRET)})
     assert process.stdin
     process.stdin.write(json.dumps(event))
     process.stdin.close()
-    return process
 
 
 def finish_instance(process: subprocess.Popen[str]) -> dict:

@@ -5,7 +5,14 @@ import json
 import threading
 import time
 
-from tests.conftest import TABLE, finish_instance, fixture_event, payload, start_instance
+from tests.conftest import (
+    TABLE,
+    finish_instance,
+    fixture_event,
+    invoke_instance,
+    payload,
+    start_instance,
+)
 
 VISITOR = "clx8f2k9a0001qz7b3m5n6p4r"
 
@@ -51,6 +58,8 @@ def test_record_outlives_stripes_retry_window(webhook, optibase, aws):
     [item] = aws.client("dynamodb").scan(TableName=TABLE)["Items"]
 
     assert item["status"]["S"] == "COMPLETED"
+    # A fixed key prefix: renaming the function or replacing the stack's Lambda keeps the records.
+    assert item["id"]["S"].startswith("checkout-session#")
     assert int(item["expiration"]["N"]) - time.time() >= 3 * 24 * 3600
 
 
@@ -64,25 +73,57 @@ def test_racing_deliveries_in_two_lambda_instances_send_once(webhook, optibase, 
         release.wait(timeout=30)
 
     optibase.on_request = hold
+    # Both instances finish their cold start first, so the race is only between the deliveries.
+    first, second = start_instance(function_env), start_instance(function_env)
     try:
-        first = start_instance(function_env, body)
+        invoke_instance(first, body)
         assert optibase_holds_first_call.wait(timeout=60), "first instance never reached Optibase"
         # The first instance is inside its Optibase call: a second instance gets the same session.
-        second = finish_instance(start_instance(function_env, body))
+        invoke_instance(second, body)
+        second_answer = finish_instance(second)
         release.set()
         first_answer = finish_instance(first)
     finally:
         optibase.on_request = None
         release.set()
 
-    assert (second["statusCode"], json.loads(second["body"])["outcome"]) == (409, "in progress")
-    assert (first_answer["statusCode"], json.loads(first_answer["body"])["outcome"]) == (
-        200,
-        "converted",
-    )
+    assert outcome(second_answer) == (409, "in progress")
+    assert outcome(first_answer) == (200, "converted")
     # Stripe retries the 409 later: by then the session is converted.
     assert webhook.deliver(body).outcome == "duplicate"
     assert len(optibase.received) == 1
+
+
+def test_crashed_invocation_blocks_retries_only_until_its_timeout(webhook, optibase, function_env):
+    body = payload(fixture_event("checkout.session.completed", client_reference_id=VISITOR))
+    reached_optibase = threading.Event()
+    release = threading.Event()
+
+    def hold(_request) -> None:
+        reached_optibase.set()
+        release.wait(timeout=30)
+
+    optibase.on_request = hold
+    timeout = 9.0  # the crashed instance's Timeout: its "in progress" record lives that long
+    instance = start_instance(function_env, timeout)
+    try:
+        invoke_instance(instance, body)
+        started = time.monotonic()
+        assert reached_optibase.wait(timeout=60), "instance never reached Optibase"
+        instance.kill()  # the Lambda dies inside the Optibase call, recording nothing
+        instance.wait()
+    finally:
+        optibase.on_request = None
+        release.set()
+
+    assert webhook.deliver(body).outcome == "in progress"  # it might still be running
+    time.sleep(max(0.0, started + timeout + 1 - time.monotonic()))
+    assert webhook.deliver(body).outcome == "converted"  # Stripe's retry is not blocked for good
+    assert len(optibase.received) == 2
+
+
+def outcome(response: dict) -> tuple[int, str]:
+    return response["statusCode"], json.loads(response["body"])["outcome"]
 
 
 def test_unreachable_record_store_answers_5xx_and_sends_nothing(webhook, optibase, aws, caplog):

@@ -9,7 +9,8 @@ gets ConversionInProgress and is answered with an error, so Stripe retries it la
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -38,6 +39,7 @@ __all__ = [
 RECORD_SECONDS = 30 * 24 * 3600
 
 logger = Logger(child=True)
+metrics = Metrics()  # shares the handler's metric set, flushed once per invocation
 
 
 def _mark_duplicate(response: dict[str, Any], _record: DataRecord) -> dict[str, Any]:
@@ -48,19 +50,25 @@ def _mark_duplicate(response: dict[str, Any], _record: DataRecord) -> dict[str, 
 class _ConversionRecords(DynamoDBPersistenceLayer):
     """Powertools' DynamoDB records, except that failing to mark one "completed" is not an error.
 
-    By then Optibase has the conversion. Answering 5xx would make Stripe retry, and the retry
-    would send it again once the "in progress" record expired; answering 2xx sends nothing more.
+    By then Optibase has the conversion: answering 5xx would make Stripe retry, and once the
+    "in progress" record expired the retry would count the purchase again. So the update is
+    tried once more, and if that fails too the failure is logged and counted, not raised.
     """
 
     def save_success(self, data: dict[str, Any], result: dict) -> None:
-        try:
-            super().save_success(data, result)
-        except Exception:
-            logger.exception("conversion sent, but its record was not marked completed")
+        for attempt in (1, 2):
+            try:
+                super().save_success(data, result)
+                return
+            except Exception:
+                if attempt == 2:
+                    logger.exception("conversion sent, but its record was not marked completed")
+                    metrics.add_metric(name="RecordStoreFailures", unit=MetricUnit.Count, value=1)
 
 
 _config = IdempotencyConfig(
     event_key_jmespath="checkout_session_id",
+    raise_on_no_idempotency_key=True,
     expires_after_seconds=RECORD_SECONDS,
     response_hook=_mark_duplicate,
 )
@@ -72,8 +80,13 @@ records = _ConversionRecords(
 )
 
 # For a function whose keyword argument `conversion` (a checkout.Conversion) names the session.
+# The key prefix is fixed: Powertools' default names the Lambda function and the Python function,
+# so a renamed function or a replaced stack resource would forget every record.
 once_per_checkout_session = idempotent_function(
-    data_keyword_argument="conversion", config=_config, persistence_store=records
+    data_keyword_argument="conversion",
+    config=_config,
+    persistence_store=records,
+    key_prefix="checkout-session",
 )
 
 
