@@ -161,11 +161,39 @@ def test_logs_go_to_groups_with_retention():
         assert RESOURCES[name]["Properties"]["RetentionInDays"] > 0
 
 
+def metric_names_counted_by_the_code() -> set[str]:
+    code = "\n".join(p.read_text() for p in [ROOT / "handler.py", *(ROOT / "webhook").glob("*.py")])
+    return set(re.findall(r'count\("(\w+)"\)', code)) | set(
+        re.findall(r'add_metric\(name="(\w+)"', code)
+    )
+
+
+def test_failure_alarm_watches_metrics_the_code_emits():
+    alarm = TEMPLATE["Resources"]["ConversionFailuresAlarm"]["Properties"]
+    environment = TEMPLATE["Resources"]["WebhookFunction"]["Properties"]["Environment"]
+    variables = environment["Variables"]
+    watched = [query["MetricStat"]["Metric"] for query in alarm["Metrics"] if "MetricStat" in query]
+
+    assert {metric["MetricName"] for metric in watched} == {
+        "OptibaseFailures",
+        "SigningSecretUnavailable",
+        "RecordStoreFailures",
+        "UnexpectedFailures",
+    }
+    assert {metric["MetricName"] for metric in watched} <= metric_names_counted_by_the_code()
+    for metric in watched:
+        assert metric["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
+        assert metric["Dimensions"] == [
+            {"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}
+        ]
+
+
 def test_parameters_and_webhook_url_output():
     assert set(TEMPLATE["Parameters"]) == {
         "StripeWebhookSecretParameterName",
         "OptibasePublicApiKey",
         "OptibaseConversionId",
+        "AlarmEmail",
     }
     url = TEMPLATE["Outputs"]["WebhookUrl"]["Value"]
     assert url == {"Fn::Sub": "${WebhookApi.ApiEndpoint}/stripe/webhook"}
