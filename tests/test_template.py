@@ -25,8 +25,11 @@ FUNCTION = RESOURCES["WebhookFunction"]["Properties"]
 SIGNED_AT = 1796342400
 
 
+ROLE = RESOURCES["WebhookFunctionRole"]["Properties"]
+
+
 def statements() -> list[dict[str, Any]]:
-    return [s for policy in FUNCTION["Policies"] for s in policy["Statement"]]
+    return [s for policy in ROLE["Policies"] for s in policy["PolicyDocument"]["Statement"]]
 
 
 def as_list(value: Any) -> list[Any]:
@@ -51,10 +54,15 @@ def test_makefile_builds_for_the_template_runtime():
     assert "--platform manylinux2014_aarch64" in makefile  # Architectures: arm64
 
 
-def test_iam_names_exactly_the_parameter_and_the_table():
-    # Only inline statements: no SAM policy templates (DynamoDBCrudPolicy would allow Scan,
-    # Query, BatchWrite… on the table) and no managed policies.
-    assert all(set(policy) == {"Statement"} for policy in FUNCTION["Policies"])
+def test_iam_names_exactly_the_log_group_parameter_and_table():
+    # The function's own role with inline statements only: no SAM-generated role (its managed
+    # policy writes to any log group), no SAM policy templates (DynamoDBCrudPolicy would allow
+    # Scan, Query, BatchWrite… on the table) and no managed policies.
+    assert FUNCTION["Role"] == {"Fn::GetAtt": ["WebhookFunctionRole", "Arn"]}
+    assert "Policies" not in FUNCTION
+    assert "ManagedPolicyArns" not in ROLE
+    [trust] = ROLE["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
     granted = {}
     for statement in statements():
         assert statement["Effect"] == "Allow"
@@ -66,7 +74,10 @@ def test_iam_names_exactly_the_parameter_and_the_table():
         ":parameter${StripeWebhookSecretParameterName}"
     }
     table_arn = {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+    log_group_arn = {"Fn::GetAtt": ["WebhookLogGroup", "Arn"]}
     assert granted == {
+        "logs:CreateLogStream": log_group_arn,
+        "logs:PutLogEvents": log_group_arn,
         "ssm:GetParameter": parameter_arn,
         "dynamodb:GetItem": table_arn,
         "dynamodb:PutItem": table_arn,
