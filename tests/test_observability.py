@@ -5,7 +5,7 @@ import json
 import pytest
 
 from devtools.optibase_standin import Reply
-from devtools.stripe_events import http_api_event
+from devtools.stripe_events import http_api_event, stripe_signature
 from tests.conftest import SECRET, fixture_event, payload
 
 VISITOR = "clx8f2k9a0001qz7b3m5n6p4r"
@@ -107,3 +107,17 @@ def test_no_secret_raw_body_or_customer_details_in_any_log(webhook, optibase, ca
         '"object": "checkout.session"',
     ):
         assert forbidden not in written
+
+
+def test_signed_body_that_is_not_an_event_counts_as_rejected_not_as_signature_failure(
+    webhook, optibase, capsys
+):
+    body = b"not json at all"
+    capsys.readouterr()
+
+    answer = webhook.invoke(
+        http_api_event(body, {"Stripe-Signature": stripe_signature(body, SECRET)})
+    )
+
+    assert answer.status == 400
+    assert emf_metrics(capsys) == {"RequestsRejected": 1}
