@@ -4,6 +4,9 @@ import importlib
 import json
 import threading
 import time
+from collections.abc import Iterator
+
+import pytest
 
 from tests.conftest import (
     TABLE,
@@ -63,29 +66,44 @@ def test_record_outlives_stripes_retry_window(webhook, optibase, aws):
     assert int(item["expiration"]["N"]) - time.time() >= 3 * 24 * 3600
 
 
-def test_racing_deliveries_in_two_lambda_instances_send_once(webhook, optibase, aws, function_env):
+class HeldOptibase:
+    """Optibase receives the call but holds its answer until released: a call in flight."""
+
+    def __init__(self, optibase) -> None:
+        self.reached = threading.Event()
+        self.release = threading.Event()
+        optibase.on_request = self._hold
+
+    def _hold(self, _request) -> None:
+        self.reached.set()
+        self.release.wait(timeout=30)
+
+    def wait_until_reached(self) -> None:
+        assert self.reached.wait(timeout=60), "no instance reached Optibase"
+
+
+@pytest.fixture
+def held_optibase(optibase) -> Iterator[HeldOptibase]:
+    held = HeldOptibase(optibase)
+    yield held
+    optibase.on_request = None
+    held.release.set()
+
+
+def test_racing_deliveries_in_two_lambda_instances_send_once(
+    webhook, optibase, aws, function_env, held_optibase
+):
     body = payload(fixture_event("checkout.session.completed", client_reference_id=VISITOR))
-    optibase_holds_first_call = threading.Event()
-    release = threading.Event()
-
-    def hold(_request) -> None:
-        optibase_holds_first_call.set()
-        release.wait(timeout=30)
-
-    optibase.on_request = hold
     # Both instances finish their cold start first, so the race is only between the deliveries.
     first, second = start_instance(function_env), start_instance(function_env)
-    try:
-        invoke_instance(first, body)
-        assert optibase_holds_first_call.wait(timeout=60), "first instance never reached Optibase"
-        # The first instance is inside its Optibase call: a second instance gets the same session.
-        invoke_instance(second, body)
-        second_answer = finish_instance(second)
-        release.set()
-        first_answer = finish_instance(first)
-    finally:
-        optibase.on_request = None
-        release.set()
+
+    invoke_instance(first, body)
+    held_optibase.wait_until_reached()
+    # The first instance is inside its Optibase call: a second instance gets the same session.
+    invoke_instance(second, body)
+    second_answer = finish_instance(second)
+    held_optibase.release.set()
+    first_answer = finish_instance(first)
 
     assert outcome(second_answer) == (409, "in progress")
     assert outcome(first_answer) == (200, "converted")
@@ -94,27 +112,19 @@ def test_racing_deliveries_in_two_lambda_instances_send_once(webhook, optibase, 
     assert len(optibase.received) == 1
 
 
-def test_crashed_invocation_blocks_retries_only_until_its_timeout(webhook, optibase, function_env):
+def test_crashed_invocation_blocks_retries_only_until_its_timeout(
+    webhook, optibase, function_env, held_optibase
+):
     body = payload(fixture_event("checkout.session.completed", client_reference_id=VISITOR))
-    reached_optibase = threading.Event()
-    release = threading.Event()
-
-    def hold(_request) -> None:
-        reached_optibase.set()
-        release.wait(timeout=30)
-
-    optibase.on_request = hold
     timeout = 9.0  # the crashed instance's Timeout: its "in progress" record lives that long
     instance = start_instance(function_env, timeout)
-    try:
-        invoke_instance(instance, body)
-        started = time.monotonic()
-        assert reached_optibase.wait(timeout=60), "instance never reached Optibase"
-        instance.kill()  # the Lambda dies inside the Optibase call, recording nothing
-        instance.wait()
-    finally:
-        optibase.on_request = None
-        release.set()
+
+    invoke_instance(instance, body)
+    started = time.monotonic()
+    held_optibase.wait_until_reached()
+    instance.kill()  # the Lambda dies inside the Optibase call, recording nothing
+    instance.wait()
+    held_optibase.release.set()
 
     assert webhook.deliver(body).outcome == "in progress"  # it might still be running
     time.sleep(max(0.0, started + timeout + 1 - time.monotonic()))
