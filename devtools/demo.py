@@ -11,7 +11,6 @@ details included); each case sets the fields it is about.
 
 import argparse
 import json
-import os
 import secrets
 import sys
 import time
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devtools.local import WEBHOOK_PATH, default_port
-from devtools.stripe_events import LOCAL_WEBHOOK_SECRET, sample_stripe_event, stripe_signature
+from devtools.stripe_events import local_signing_secret, sample_stripe_event, stripe_signature
 
 COMPLETED = "checkout.session.completed"
 ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
@@ -189,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=default_port(), help="default: $PORT or 3000")
     args = parser.parse_args(argv)
-    secret = os.environ.get("STRIPE_WEBHOOK_SECRET", "").strip() or LOCAL_WEBHOOK_SECRET
+    secret, _ = local_signing_secret()
     url = f"http://127.0.0.1:{args.port}{WEBHOOK_PATH}"
     try:
         return run(url, secret)

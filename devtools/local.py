@@ -31,7 +31,12 @@ from urllib.parse import urlsplit
 from devtools.aws import MotoServer, provision
 from devtools.lambda_context import LocalLambdaContext
 from devtools.optibase_standin import OptibaseStandIn, Received
-from devtools.stripe_events import LOCAL_WEBHOOK_SECRET, http_api_event
+from devtools.stripe_events import (
+    LOCAL_WEBHOOK_SECRET,
+    SECRET_VARIABLE,
+    http_api_event,
+    local_signing_secret,
+)
 from devtools.template import function_environment, load_template
 
 DEFAULT_PORT = 3000
@@ -49,12 +54,10 @@ _AWS_OVERRIDES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AW
 
 def signing_secret() -> tuple[str, str]:
     """The Stripe signing secret to accept, and how to describe where it came from."""
-    secret = os.environ.get("STRIPE_WEBHOOK_SECRET", "").strip()
-    if secret:
-        return secret, "from STRIPE_WEBHOOK_SECRET (not shown)"
-    return LOCAL_WEBHOOK_SECRET, (
-        f"{LOCAL_WEBHOOK_SECRET} (the local development secret; STRIPE_WEBHOOK_SECRET overrides it)"
-    )
+    secret, from_environment = local_signing_secret()
+    if from_environment:
+        return secret, f"from {SECRET_VARIABLE} (not shown)"
+    return secret, f"{secret} (the local development secret; {SECRET_VARIABLE} overrides it)"
 
 
 def default_port() -> int:

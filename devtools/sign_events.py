@@ -12,15 +12,15 @@ fixtures instead (../shared/stripe-fixtures), applying the edits listed in SAMPL
 import argparse
 import base64
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from devtools.stripe_events import (
-    LOCAL_WEBHOOK_SECRET,
+    SECRET_VARIABLE,
     http_api_event,
+    local_signing_secret,
     rest_api_event,
     stripe_signature,
 )
@@ -28,7 +28,6 @@ from devtools.stripe_events import (
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = ROOT / "events"
 FIXTURES_DIR = ROOT.parent / "shared" / "stripe-fixtures"
-ENVIRONMENT_VARIABLE = "STRIPE_WEBHOOK_SECRET"
 # bad-signature.json is signed with this: a real whsec_ secret, but some other endpoint's.
 FOREIGN_SECRET = "whsec_some_other_endpoints_secret"  # noqa: S105 (deliberately the wrong one)
 
@@ -182,10 +181,8 @@ def write_events(
 
 def signing_secret() -> tuple[str, str]:
     """The secret to sign with, and where it came from (never the value, for printing)."""
-    from_environment = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
-    if from_environment:
-        return from_environment, ENVIRONMENT_VARIABLE
-    return LOCAL_WEBHOOK_SECRET, "the local development secret"
+    secret, from_environment = local_signing_secret()
+    return secret, SECRET_VARIABLE if from_environment else "the local development secret"
 
 
 def main(argv: list[str] | None = None) -> int:

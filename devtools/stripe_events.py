@@ -2,6 +2,7 @@
 
 import base64
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,14 @@ import stripe
 # The signing secret every local flow shares (`make local`, `make events`, sam local invoke's
 # env-vars file) unless STRIPE_WEBHOOK_SECRET says otherwise. Not a Stripe secret: local use only.
 LOCAL_WEBHOOK_SECRET = "whsec_local_development_secret"  # noqa: S105
+SECRET_VARIABLE = "STRIPE_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
+
+
+def local_signing_secret() -> tuple[str, bool]:
+    """The secret local tools sign and verify with, and whether it came from STRIPE_WEBHOOK_SECRET
+    (what `stripe listen` prints) rather than being the local development default."""
+    from_environment = os.environ.get(SECRET_VARIABLE, "").strip()
+    return (from_environment, True) if from_environment else (LOCAL_WEBHOOK_SECRET, False)
 
 
 def stripe_signature(payload: bytes, secret: str, timestamp: int | None = None) -> str:

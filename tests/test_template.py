@@ -11,7 +11,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from devtools import sign_events
-from devtools.stripe_events import LOCAL_WEBHOOK_SECRET
+from devtools.stripe_events import LOCAL_WEBHOOK_SECRET, SECRET_VARIABLE
 from devtools.template import load_template
 from webhook.api_gateway import webhook_request
 from webhook.checkout import Conversion, Skip, conversion_for
@@ -285,8 +285,8 @@ def test_sign_events_resigns_without_touching_the_bodies(tmp_path):
 
 
 def test_signing_secret_comes_from_the_environment_or_the_local_default(monkeypatch):
-    monkeypatch.delenv(sign_events.ENVIRONMENT_VARIABLE, raising=False)
+    monkeypatch.delenv(SECRET_VARIABLE, raising=False)
     secret, _ = sign_events.signing_secret()
     assert secret == LOCAL_WEBHOOK_SECRET == "whsec_local_development_secret"
-    monkeypatch.setenv(sign_events.ENVIRONMENT_VARIABLE, " whsec_rolled ")
-    assert sign_events.signing_secret() == ("whsec_rolled", sign_events.ENVIRONMENT_VARIABLE)
+    monkeypatch.setenv(SECRET_VARIABLE, " whsec_rolled ")
+    assert sign_events.signing_secret() == ("whsec_rolled", SECRET_VARIABLE)
